@@ -74,6 +74,10 @@ class Backups(_Model):
     emergency_dir: Path = Field(description="Checkpoint Bravo: holds the emergency .env.new")
     original_env: Path = Field(description="Phase 1: the original .env restored to every service")
     store_dir: Path = Field(description="where this tool keeps the backups it takes before destroying")
+    emergency_services: list[str] = Field(
+        default_factory=list,
+        description="Checkpoint Bravo: services that get the emergency .env.new (empty: every service)",
+    )
 
 
 class TerraformBackend(StrEnum):
@@ -203,6 +207,14 @@ class Inventory(BaseSettings):
             raise ValueError(f"duplicate service names: {', '.join(dupes)}")
         return value
 
+    @model_validator(mode="after")
+    def _emergency_services_known(self) -> Inventory:
+        known = {s.name for s in self.services}
+        unknown = [n for n in self.backups.emergency_services if n not in known]
+        if unknown:
+            raise ValueError(f"backups.emergency_services names unknown services: {', '.join(unknown)}")
+        return self
+
     @field_validator("compose_file")
     @classmethod
     def _compose_inside(cls, value: Path | None) -> Path | None:
@@ -228,6 +240,11 @@ class Inventory(BaseSettings):
             known = ", ".join(self.terraform.stacks) or "none"
             raise ConfigError(f"unknown terraform stack {name!r}; known: {known}") from None
         return confine(self.project_root, stack.working_dir)
+
+    def bravo_services(self) -> list[Service]:
+        """The services Checkpoint Bravo writes the emergency credentials to."""
+        names = self.backups.emergency_services
+        return [self.service(n) for n in names] if names else list(self.services)
 
     def service_namespace(self, service: Service) -> str:
         return service.namespace or self.kubernetes.production_namespace

@@ -19,25 +19,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 from pymongo import AsyncMongoClient
 from redis import asyncio as aioredis
 
+from recovery.domain.models import CheckResult
 from recovery.secrets import REDACTOR
+
+__all__ = ["CheckResult", "ping_mongo", "ping_redis", "probe_http", "strip_userinfo"]
 
 _PYMONGO_NOISE = re.compile(r" \(configured timeouts:[^)]*\)")
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
-
-
-class CheckResult(BaseModel):
-    """One component's health at one moment."""
-
-    model_config = ConfigDict(frozen=True)
-
-    component: str
-    ok: bool
-    latency_ms: float
-    detail: str
 
 
 def strip_userinfo(url: str) -> str:

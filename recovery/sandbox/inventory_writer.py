@@ -68,6 +68,7 @@ def build_inventory(
             "emergency_dir": str(project.emergency_dir),
             "original_env": str(project.original_env),
             "store_dir": str(project.store_dir),
+            "emergency_services": ["clos-api", "promoteros", "paintbox"],
         },
         "terraform": {
             "backend": "embedded",

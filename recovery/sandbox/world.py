@@ -237,3 +237,16 @@ def down(world_dir: Path) -> list[str]:
             stopped.append(name)
         procs.save_state(world_dir, {})
         return stopped
+
+
+def reset(world_dir: Path, *, progress: Callable[[str], None] = lambda _m: None) -> Path:
+    """Put a world that a drill or a test changed back into the "after a failed deployment" state:
+    the project's ``.env`` files are laid out anew (fresh values), then ``up`` restarts dead servers,
+    unseals Vault, and re-seeds AWS, Kubernetes and the terraform stacks (each seed repairs what a
+    recovery destroyed)."""
+    world_dir = world_dir.resolve()
+    with _exclusive(world_dir):
+        project = world_dir / "project"
+        for env in [project / ".env", *(project / path / ".env" for _n, path, _h in SERVICES)]:
+            env.unlink(missing_ok=True)
+    return up(world_dir, progress=progress)
