@@ -13,7 +13,7 @@ Prefect 3.9.1 behaviour this relies on (measured under ``prefect_test_harness``)
 * Limit taken: ``concurrency(..., timeout_seconds=wait_s)`` retries until the deadline and raises
   ``AcquireConcurrencySlotTimeoutError`` (a ``TimeoutError``) after ``wait_s``; Prefect also logs an
   ERROR "Service 'ConcurrencySlotAcquisitionWithLeaseService' failed to process item" -- noise.
-  We turn it into :class:`~recovery.errors.ConflictError` naming the holder.
+  We turn it into :class:`~recovery.errors.RecoveryBusyError` naming the holder.
 * Slots are leases (``lease_duration`` >= 60 s, enforced by the API: 422 below that) renewed by
   a background thread. A holder killed without releasing keeps the slot until the lease expires
   *and* the server's repossessor service revokes it. That service runs only in a real
@@ -49,7 +49,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from recovery.errors import ConflictError
+from recovery.errors import RecoveryBusyError
 
 DEFAULT_LOCK = "candlefish-recovery"
 #: Shortest lease the API accepts; bounds how long a crashed holder blocks the next recovery.
@@ -80,7 +80,7 @@ def recovery_lock(
 ) -> Iterator[None]:
     """Hold the recovery lock for the ``with`` body; wait up to ``wait_s`` for it.
 
-    Raises :class:`ConflictError` ("another recovery is running: ...") when it stays taken.
+    Raises :class:`RecoveryBusyError` ("another recovery is running: ...") when it stays taken.
     Exceptions from the body pass through untouched (a ``TimeoutError`` in the body is not
     mistaken for a busy lock)."""
     ensure_lock_limit(name)
@@ -99,7 +99,7 @@ def recovery_lock(
                 )
             )
         except TimeoutError:
-            raise ConflictError(
+            raise RecoveryBusyError(
                 f"another recovery is running: {_describe_holder(name)}; "
                 f"waited {wait_s:g} s for the lock {name!r}. If that run is dead, free the lock "
                 f"(flows.lock.break_lock, or reset the concurrency limit {name!r} in the UI)"

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from recovery.errors import ConfigError, RecoveryError
+from recovery.errors import ConfigError, RecoveryBusyError, RecoveryError
 from recovery.secrets import REDACTOR
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("RECOVERY_SANDBOX_DIR", ".sandbox"))
@@ -43,7 +43,79 @@ def _parser() -> argparse.ArgumentParser:
 
     inventory = sub.add_parser("inventory", help="inventory tools")
     inventory.add_argument("action", choices=["check"])
+
+    run = sub.add_parser("run", help="run a recovery checkpoint, validate, write the report")
+    run.add_argument("checkpoint", help="alpha | bravo | charlie | delta | auto-detect")
+    run.add_argument("--dry-run", action="store_true", help="inspect and plan only; change nothing")
+    run.add_argument("--auto-approve", action="store_true", help="do not pause for an approval")
+    run.add_argument("--approval-timeout", type=int, default=3600, metavar="SECONDS")
+
+    sub.add_parser("validate", help="the recovery validation checklist (exit 0 healthy, 1 not)")
+
+    for name, text in (("approve", "approve a paused recovery"), ("reject", "reject a paused recovery")):
+        decide = sub.add_parser(name, help=text)
+        decide.add_argument("run_id", metavar="RUN_ID")
+        decide.add_argument("--approver", required=True)
+        decide.add_argument("--reason", required=True)
     return parser
+
+
+VALID_CHECKPOINTS = ("alpha", "bravo", "charlie", "delta", "auto-detect")
+STATUS_EXIT = {"succeeded": 0, "dry_run": 0, "failed": 1, "rejected": 3, "timed_out": 3}
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.checkpoint not in VALID_CHECKPOINTS:
+        print(f"Unknown checkpoint: {args.checkpoint}", file=sys.stderr)
+        print(f"Valid options: {', '.join(VALID_CHECKPOINTS)}", file=sys.stderr)
+        return 2
+    from recovery.inventory import load_inventory
+
+    inventory = _inventory_path(args)
+    load_inventory(inventory)  # a bad inventory is refused before any flow run is created
+    from flows.recover import checkpoint_for, recover
+
+    checkpoint_for(args.checkpoint)  # auto-detect: a clear "not available yet", exit 2
+    state = recover(checkpoint=args.checkpoint, inventory=inventory, dry_run=args.dry_run,
+                    auto_approve=args.auto_approve, approval_timeout_s=args.approval_timeout,
+                    return_state=True)
+    if state.is_failed() or state.is_crashed():
+        exc = state.result(raise_on_failure=False)
+        print(f"recovery failed: {REDACTOR.redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, RecoveryBusyError) else 1
+    result = state.result()
+    print(f"checkpoint {result.checkpoint}: {result.status}")
+    if result.approval is not None:
+        print(result.approval.summary())
+    return STATUS_EXIT[result.status]
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flows.validate import validate_recovery
+
+    report = asyncio.run(validate_recovery(inventory=_inventory_path(args)))
+    for check in report.checks:
+        mark = "OK  " if check.ok else "FAIL"
+        print(f"{mark} {check.component:<28} {check.latency_ms or 0:8.1f} ms  {check.detail}")
+    print("healthy" if report.healthy else f"unhealthy: {', '.join(report.failing)}")
+    return 0 if report.healthy else 1
+
+
+def _decide(args: argparse.Namespace) -> int:
+    from flows.approval import resume_decision
+
+    approved = args.command == "approve"
+    resume_decision(args.run_id, approved=approved, approver=args.approver, reason=args.reason)
+    print(f"{'approved' if approved else 'rejected'} run {args.run_id} as {args.approver}")
+    return 0
+
+
+def _inventory_path(args: argparse.Namespace) -> str | None:
+    """Flows get the inventory as a path (a reference), resolved so a worker elsewhere finds it."""
+    chosen = args.inventory or os.environ.get("RECOVERY_INVENTORY")
+    return str(Path(chosen).resolve()) if chosen else None
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -83,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     install_redaction()
     args = _parser().parse_args(argv)
-    handlers = {"sandbox": _sandbox, "inventory": _inventory}
+    handlers = {"sandbox": _sandbox, "inventory": _inventory, "run": _run, "validate": _validate,
+                "approve": _decide, "reject": _decide}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -41,6 +41,12 @@ class ConflictError(PermanentError):
     """The outside system refused because of its current state (a sealed Vault, a busy lock)."""
 
 
+class RecoveryBusyError(ConflictError):
+    """Another recovery holds the lock: only one recovery may run at a time."""
+
+    exit_code = 4
+
+
 class ConfigError(PermanentError):
     """Bad input: a malformed inventory, an unknown checkpoint, a missing reference."""
 

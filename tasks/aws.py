@@ -14,7 +14,9 @@ from tasks.policy import act, inspect
 def list_secrets(inv: Inventory, include_planned_deletion: bool = True) -> list[SecretSummary]:
     """Every secret under the inventory's prefix (by default also those already scheduled for deletion,
     since they still exist and still hold values)."""
-    return clients.aws(inv).list_secrets(inv.aws.secret_prefix, include_planned_deletion=include_planned_deletion)
+    return clients.aws(inv).list_secrets(
+        inv.aws.secret_prefix, include_planned_deletion=include_planned_deletion
+    )
 
 
 @act

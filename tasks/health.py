@@ -52,18 +52,20 @@ AWS_ATTEMPTS = 2
 async def run_checks(inv: Inventory, timeout_s: float = 5.0) -> ValidationReport:
     """Check every component of ``inv`` concurrently; the report lists them in checklist order
     (services as listed in the inventory, then MongoDB, Redis, Vault, AWS Secrets Manager)."""
-    checks: list[tuple[str, Callable[[], Awaitable[CheckResult]]]] = [
-        (service_component(svc.name), _http_check(service_component(svc.name), svc.health_url, timeout_s))
-        for svc in inv.services
-        if svc.health_url
-    ]
+    db = inv.databases
+    checks: list[tuple[str, str, Callable[[], Awaitable[CheckResult]]]] = []
+    for svc in inv.services:
+        if svc.health_url:
+            name = service_component(svc.name)
+            checks.append((name, svc.health_url, _http_check(name, svc.health_url, timeout_s)))
     checks += [
-        (MONGODB, lambda: ping_mongo(inv.databases.mongodb_url, timeout_s, component=MONGODB)),
-        (REDIS, lambda: ping_redis(inv.databases.redis_url, timeout_s, component=REDIS)),
-        (VAULT, lambda: _in_daemon_thread(_vault_check, inv, timeout_s)),
-        (AWS_SECRETS_MANAGER, lambda: _in_daemon_thread(_aws_check, inv, timeout_s)),
+        (MONGODB, db.mongodb_url, lambda: ping_mongo(db.mongodb_url, timeout_s, component=MONGODB)),
+        (REDIS, db.redis_url, lambda: ping_redis(db.redis_url, timeout_s, component=REDIS)),
+        (VAULT, inv.vault.address, lambda: _in_daemon_thread(_vault_check, inv, timeout_s)),
+        (AWS_SECRETS_MANAGER, _aws_where(inv), lambda: _in_daemon_thread(_aws_check, inv, timeout_s)),
     ]
-    results = await asyncio.gather(*(_bounded(name, timeout_s, check) for name, check in checks))
+    bounded = (_bounded(name, target, timeout_s, check) for name, target, check in checks)
+    results = await asyncio.gather(*bounded)
     return ValidationReport(checks=list(results))
 
 
@@ -74,14 +76,15 @@ async def check_components(inv: Inventory, timeout_s: float = 5.0) -> Validation
 
 
 async def _bounded(
-    component: str, timeout_s: float, check: Callable[[], Awaitable[CheckResult]]
+    component: str, target: str, timeout_s: float, check: Callable[[], Awaitable[CheckResult]]
 ) -> CheckResult:
-    """Run one check under its own deadline; time it; turn a timeout or an error into ``ok=False``."""
+    """Run one check under its own deadline; time it; turn a timeout or an error into ``ok=False``
+    naming the address that did not answer (without userinfo: a Redis URL may hold a password)."""
     began = time.perf_counter()
     try:
         result = await asyncio.wait_for(check(), timeout_s)
     except TimeoutError:
-        result = failed(component, timeout_detail(timeout_s))
+        result = failed(component, REDACTOR.redact(f"{strip_userinfo(target)}: {timeout_detail(timeout_s)}"))
     except Exception as exc:  # a check reports, it never raises (module docstring)
         result = failed(component, _reason(exc))
     latency = round((time.perf_counter() - began) * 1000, 2)
@@ -117,12 +120,15 @@ def _aws_check(inv: Inventory, timeout_s: float) -> CheckResult:
     adapter = AwsAdapter.from_inventory(
         inv.aws, connect_timeout=timeout_s, read_timeout=timeout_s, max_attempts=AWS_ATTEMPTS
     )
-    where = strip_userinfo(inv.aws.endpoint_url or f"region {inv.aws.region}")
     try:
         adapter.ping()
     except RecoveryError as exc:
         return failed(AWS_SECRETS_MANAGER, REDACTOR.redact(str(exc)))
-    return CheckResult(component=AWS_SECRETS_MANAGER, ok=True, detail=f"{where}: list-secrets ok")
+    return CheckResult(component=AWS_SECRETS_MANAGER, ok=True, detail=f"{_aws_where(inv)}: list-secrets ok")
+
+
+def _aws_where(inv: Inventory) -> str:
+    return strip_userinfo(inv.aws.endpoint_url or f"region {inv.aws.region}")
 
 
 def _reason(exc: BaseException) -> str:

@@ -67,8 +67,12 @@ def markdown(report: ValidationReport) -> str:
     body = table(
         COLUMNS,
         (
-            (c.component, "✅" if c.ok else "❌", f"{c.latency_ms:.0f}" if c.latency_ms is not None else None,
-             c.detail)
+            (
+                c.component,
+                "✅" if c.ok else "❌",
+                f"{c.latency_ms:.0f}" if c.latency_ms is not None else None,
+                c.detail,
+            )
             for c in report.checks
         ),
     )

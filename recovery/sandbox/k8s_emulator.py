@@ -69,6 +69,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     state_file: Path | None = None
     _revision: int = attrs.field(default=0, init=False)
     _faults: list[int] = attrs.field(factory=list, init=False)
+    _fault_method: str = attrs.field(default="", init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -94,7 +95,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             route = parse_route(path)
             if route is None:
                 return await super().__call__(raw_request)
-            if self._faults:
+            if self._faults and self._fault_method in ("", raw_request.method):
                 code = self._faults.pop(0)
                 raise ApiError(code, "InjectedFault", f"fault injected by the sandbox (HTTP {code})")
             body = await raw_request.read()
@@ -129,6 +130,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         if raw_request.path == "/kmock-api/faults":
             spec = await raw_request.json()
             self._faults = [int(spec["status"])] * int(spec.get("count", 1))
+            self._fault_method = str(spec.get("method", "")).upper()  # "" = any request
             return aiohttp.web.json_response({"faults": len(self._faults)})
         raise ApiError(404, "NotFound", f"no admin endpoint {raw_request.path}")
 

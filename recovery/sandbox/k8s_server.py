@@ -117,10 +117,11 @@ def reset(kubeconfig: Path) -> None:
     httpx.post(f"{address}/kmock-api/reset", headers=headers, timeout=5).raise_for_status()
 
 
-def inject_faults(kubeconfig: Path, status: int, count: int = 1) -> None:
-    """Make the next ``count`` API requests fail with HTTP ``status`` (to rehearse 5xx and 429)."""
+def inject_faults(kubeconfig: Path, status: int, count: int = 1, method: str = "") -> None:
+    """Make the next ``count`` API requests (only those of ``method``, when given) fail with HTTP
+    ``status`` -- to rehearse 5xx, 429 and a permanent 403 at one precise step."""
     address, headers = _credentials(kubeconfig)
-    body = {"status": status, "count": count}
+    body = {"status": status, "count": count, "method": method}
     httpx.post(f"{address}/kmock-api/faults", json=body, headers=headers, timeout=5).raise_for_status()
 
 
