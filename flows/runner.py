@@ -98,6 +98,19 @@ def run_id() -> str | None:
     return str(ctx.flow_run.id) if ctx and ctx.flow_run else None
 
 
+def backup_dir_for(inv: Inventory, checkpoint: str) -> Path:
+    """The run's own backup directory: ``CHECKPOINT-YYYYmmdd-HHMMSS-RUNID8`` under the store.
+
+    Derived from the flow run (its creation time and id), not from the clock, so that when a crashed
+    run is retried the persisted backup tasks are found in the cache under the same inputs and are
+    not taken twice."""
+    ctx = FlowRunContext.get()
+    if not (ctx and ctx.flow_run and ctx.flow_run.created):
+        return new_backup_dir(inv.backups.store_dir, checkpoint)
+    stamp = ctx.flow_run.created.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    return inv.backups.store_dir / f"{checkpoint}-{stamp}-{str(ctx.flow_run.id)[:8]}"
+
+
 def run_checkpoint(
     checkpoint: Checkpoint,
     inv: Inventory,
@@ -136,7 +149,7 @@ def run_checkpoint(
             elif not approval.approved:
                 result.status = "rejected"
             else:
-                backup_dir = new_backup_dir(inv.backups.store_dir, checkpoint.name)
+                backup_dir = backup_dir_for(inv, checkpoint.name)
                 checkpoint.backup(inv, plan, backup_dir, journal)
                 checkpoint.act(inv, plan, journal)
                 checkpoint.verify(inv, journal)
