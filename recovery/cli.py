@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from recovery.errors import ConfigError, RecoveryBusyError, RecoveryError
+from recovery.errors import ConfigError, NotFoundError, RecoveryBusyError, RecoveryError
 from recovery.secrets import REDACTOR
 
 DEFAULT_SANDBOX_DIR = Path(os.environ.get("RECOVERY_SANDBOX_DIR", ".sandbox"))
@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("checkpoint", help="alpha | bravo | charlie | delta | auto-detect")
     run.add_argument("--dry-run", action="store_true", help="inspect and plan only; change nothing")
     run.add_argument("--auto-approve", action="store_true", help="do not pause for an approval")
-    run.add_argument("--approval-timeout", type=int, default=3600, metavar="SECONDS")
+    run.add_argument("--approval-timeout", type=_positive_int, default=3600, metavar="SECONDS",
+                     help="how long to wait for an approval (default 3600)")
 
     sub.add_parser("validate", help="the recovery validation checklist (exit 0 healthy, 1 not)")
 
@@ -58,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
         decide.add_argument("--approver", required=True)
         decide.add_argument("--reason", required=True)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {value}")
+    return value
 
 
 VALID_CHECKPOINTS = ("alpha", "bravo", "charlie", "delta", "auto-detect")
@@ -107,7 +118,10 @@ def _decide(args: argparse.Namespace) -> int:
     from flows.approval import resume_decision
 
     approved = args.command == "approve"
-    resume_decision(args.run_id, approved=approved, approver=args.approver, reason=args.reason)
+    try:
+        resume_decision(args.run_id, approved=approved, approver=args.approver, reason=args.reason)
+    except NotFoundError as exc:  # an unknown run id is bad input: exit 2, like a malformed one
+        raise ConfigError(str(exc)) from exc
     print(f"{'approved' if approved else 'rejected'} run {args.run_id} as {args.approver}")
     return 0
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,6 @@ def cli(world: World, prefect_api: str, tmp_path_factory: pytest.TempPathFactory
         "PREFECT_API_URL": prefect_api,
         "PREFECT_HOME": str(home),  # persisted results of the CLI's flow runs land here, not in ~
         "RECOVERY_RETRY_DELAYS": "0.2,0.5",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     return Cli(env=env, inventory=world.inventory_path, cwd=tmp_path_factory.mktemp("cli-cwd"))
 
@@ -205,10 +205,10 @@ def _missing_project_root(source: dict[str, object]) -> str:
     ids=["bad-yaml", "missing-project-root"],
 )
 def test_run_with_malformed_inventory_exits_2_naming_the_problem_and_changes_nothing(
-    cli: Cli, world: World, tmp_path: Path, make: object, problem: str
+    cli: Cli, world: World, tmp_path: Path, make: Callable[[dict[str, object]], str], problem: str
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
-    inventory.write_text(make(yaml.safe_load(world.inventory_path.read_text())))  # type: ignore[operator]
+    inventory.write_text(make(yaml.safe_load(world.inventory_path.read_text())))
     before, runs_before = snapshot(world.dir / "project", world.inventory.reports_dir), count_flow_runs()
 
     done = cli.run("run", "alpha", "--auto-approve", inventory=inventory)
@@ -279,7 +279,9 @@ def test_run_bravo_paused_then_approved_by_alice_restores_the_emergency_credenti
     assert_no_canary(fresh, out, err, decided.stdout, decided.stderr, report)
 
 
-def test_run_bravo_rejected_by_bob_exits_3_and_changes_nothing(cli: Cli, fresh: World, tmp_path: Path) -> None:
+def test_run_bravo_rejected_by_bob_exits_3_and_changes_nothing(
+    cli: Cli, fresh: World, tmp_path: Path
+) -> None:
     before, reports_before, known = snapshot(fresh.inventory.project_root), reports(fresh), recover_run_ids()
     run = cli.start("run", "bravo", log=tmp_path / "run")
     try:
@@ -338,12 +340,12 @@ def test_validate_exits_0_on_a_healthy_world_and_1_naming_paintbox_when_it_fails
 
 
 # -- approve / reject an unknown run -------------------------------------------------------------------
-def test_approve_an_unknown_run_exits_1_naming_the_run_id(cli: Cli) -> None:
+def test_approve_an_unknown_run_exits_2_naming_the_run_id(cli: Cli) -> None:
     run_id = uuid.uuid4()
 
     done = cli.run("approve", str(run_id), "--approver", "alice", "--reason", "drill")
 
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert f"no flow run {run_id}" in done.stderr
 
 
@@ -378,3 +380,10 @@ def test_a_second_recovery_while_one_waits_for_approval_exits_4_and_changes_noth
         first.stop()
     assert snapshot(fresh.inventory.project_root) == before
 
+
+
+def test_a_non_positive_approval_timeout_is_refused_before_anything_runs(cli: Cli) -> None:
+    done = cli.run("run", "alpha", "--approval-timeout", "0")
+
+    assert done.returncode == 2
+    assert "must be at least 1 second" in done.stderr
