@@ -42,7 +42,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound
 from prefect.flow_runs import apause_flow_run, pause_flow_run, resume_flow_run
 from prefect.input import RunInput
-from prefect.states import Running
+from prefect.states import Running, State
 from pydantic import Field, ValidationError
 
 from recovery.domain.models import ApprovalRecord
@@ -107,45 +107,61 @@ def request_approval(
 
     Returns the decision; never raises on a rejection or a timeout -- the flow decides what a
     ``approved=False`` / ``timed_out=True`` record means (normally: do nothing, report, finish)."""
-    logger = get_run_logger()
     if auto_approve:
-        logger.info("Plan %r auto-approved (auto_approve=True)", plan.title)
-        return auto_approval()
-    run_id = _current_run_id()
-    logger.info("Waiting up to %d s for approval of plan %r", timeout_s, plan.title)
+        return _auto_approved(plan)
+    run_id = _announce_wait(plan, timeout_s)
+    answer: Approval | None
     try:
         answer = pause_flow_run(wait_for_input=_form(plan), timeout=timeout_s, poll_interval=poll_interval_s)
     except FlowPauseTimeout:
         with get_client(sync_client=True) as client:
-            client.set_flow_run_state(run_id, Running(message="approval timed out"), force=True)
-        record = _timed_out()
-    else:
-        record = _from_input(answer)
-    logger.info("Approval of plan %r: %s", plan.title, record.summary())
-    return record
+            client.set_flow_run_state(run_id, _running_after_timeout(), force=True)
+        answer = None
+    return _decided(plan, answer)
 
 
 async def arequest_approval(
     plan: Plan, *, auto_approve: bool, timeout_s: int, poll_interval_s: int = DEFAULT_POLL_INTERVAL_S
 ) -> ApprovalRecord:
-    """:func:`request_approval` for async flows (``pause_flow_run`` returns a coroutine there)."""
-    logger = get_run_logger()
+    """:func:`request_approval` for async flows (``pause_flow_run`` returns a coroutine there).
+    Only the pause and the forced state change differ: the rest is shared with the sync one."""
     if auto_approve:
-        logger.info("Plan %r auto-approved (auto_approve=True)", plan.title)
-        return auto_approval()
-    run_id = _current_run_id()
-    logger.info("Waiting up to %d s for approval of plan %r", timeout_s, plan.title)
+        return _auto_approved(plan)
+    run_id = _announce_wait(plan, timeout_s)
+    answer: Approval | None
     try:
         answer = await apause_flow_run(
             wait_for_input=_form(plan), timeout=timeout_s, poll_interval=poll_interval_s
         )
     except FlowPauseTimeout:
         async with get_client() as client:
-            await client.set_flow_run_state(run_id, Running(message="approval timed out"), force=True)
-        record = _timed_out()
-    else:
-        record = _from_input(answer)
-    logger.info("Approval of plan %r: %s", plan.title, record.summary())
+            await client.set_flow_run_state(run_id, _running_after_timeout(), force=True)
+        answer = None
+    return _decided(plan, answer)
+
+
+def _auto_approved(plan: Plan) -> ApprovalRecord:
+    get_run_logger().info("Plan %r auto-approved (auto_approve=True)", plan.title)
+    return auto_approval()
+
+
+def _announce_wait(plan: Plan, timeout_s: int) -> UUID:
+    """Log how long the run will wait; return its id (RuntimeError outside a flow run)."""
+    logger = get_run_logger()
+    run_id = _current_run_id()
+    logger.info("Waiting up to %d s for approval of plan %r", timeout_s, plan.title)
+    return run_id
+
+
+def _running_after_timeout() -> State:
+    """The state a timed-out pause is forced back to (see the module docstring: why force)."""
+    return Running(message="approval timed out")
+
+
+def _decided(plan: Plan, answer: Approval | None) -> ApprovalRecord:
+    """The record of a person's answer, or of a timeout when ``answer`` is None, logged."""
+    record = _timed_out() if answer is None else _from_input(answer)
+    get_run_logger().info("Approval of plan %r: %s", plan.title, record.summary())
     return record
 
 

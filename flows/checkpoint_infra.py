@@ -11,6 +11,7 @@ deletion of the ``vault`` namespace (forced after a grace period) and of the PVs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from flows.runner import Checkpoint, Journal, path_in
@@ -67,6 +68,16 @@ def _nothing_left(inv: Inventory, stack: str) -> list[str]:
     return tf_tasks.plan_destroy(inv, stack, _targets(inv, stack)).addresses
 
 
+def _verify_gone(journal: Journal, what: str, leftovers: Callable[[], list[str]], *, done: str) -> None:
+    """The last step of a rollback: re-read the world and fail naming everything still there, so a
+    "rolled back" journal is never written over a half-removed stack."""
+    with journal.step("verify", what) as notes:
+        left = leftovers()
+        if left:
+            raise PermanentError(f"still present after the rollback: {', '.join(left)}")
+        notes.append(done)
+
+
 # -- Charlie --------------------------------------------------------------------------------------------
 def _charlie_inspect(inv: Inventory) -> Plan:
     tf = tf_tasks.plan_destroy(inv, AWS_STACK, _targets(inv, AWS_STACK))
@@ -101,11 +112,11 @@ def _charlie_act(inv: Inventory, plan: Plan, journal: Journal) -> None:
 
 
 def _charlie_verify(inv: Inventory, journal: Journal) -> None:
-    with journal.step("verify", f"nothing left under {inv.aws.secret_prefix}") as notes:
-        left = [s.name for s in aws_tasks.list_secrets(inv)] + _nothing_left(inv, AWS_STACK)
-        if left:
-            raise PermanentError(f"still present after the rollback: {', '.join(left)}")
-        notes.append("no secret under the prefix, no resource under the targets")
+    _verify_gone(
+        journal, f"nothing left under {inv.aws.secret_prefix}",
+        lambda: [s.name for s in aws_tasks.list_secrets(inv)] + _nothing_left(inv, AWS_STACK),
+        done="no secret under the prefix, no resource under the targets",
+    )
 
 
 CHARLIE = Checkpoint(
@@ -159,14 +170,13 @@ def _delta_act(inv: Inventory, plan: Plan, journal: Journal) -> None:
 
 
 def _delta_verify(inv: Inventory, journal: Journal) -> None:
-    with journal.step("verify", "vault stack, namespace and PVs gone") as notes:
+    def leftovers() -> list[str]:
         left = _nothing_left(inv, VAULT_STACK)
         if k8s_tasks.namespace_exists(inv, inv.vault.namespace):
             left.append(f"namespace/{inv.vault.namespace}")
-        left += [f"pv/{pv.name}" for pv in k8s_tasks.list_pvs(inv, inv.vault.pv_label)]
-        if left:
-            raise PermanentError(f"still present after the rollback: {', '.join(left)}")
-        notes.append("nothing left")
+        return left + [f"pv/{pv.name}" for pv in k8s_tasks.list_pvs(inv, inv.vault.pv_label)]
+
+    _verify_gone(journal, "vault stack, namespace and PVs gone", leftovers, done="nothing left")
 
 
 DELTA = Checkpoint(

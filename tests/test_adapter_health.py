@@ -4,54 +4,13 @@ that are down (a free port) or silent (accept, then never answer)."""
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from recovery.adapters.health import ping_mongo, ping_redis, probe_http, strip_userinfo
 from recovery.sandbox import local_servers, procs
 from recovery.sandbox.procs import ProcessRecord
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte: the worst kind of sick server."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=2)
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-
-@pytest.fixture
-def silent() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
+from tests.servers import SilentServer
 
 
 def health_urls(apps: dict[str, ProcessRecord]) -> dict[str, str]:

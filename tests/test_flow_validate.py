@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,6 +26,7 @@ from recovery.domain.validation import log_line, markdown
 from recovery.inventory import load_inventory
 from recovery.sandbox import procs, vault_server
 from tests.fixtures.world import World
+from tests.servers import SilentServer
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -61,43 +59,6 @@ async def artifact_rows(run_id: UUID) -> list[dict[str, Any]]:
     data = artifacts[0].data
     rows: list[dict[str, Any]] = json.loads(data) if isinstance(data, str) else data  # type: ignore[assignment]
     return rows
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte: the check's worst case."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(32)
-        self.sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.held: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=2)
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-
-@pytest.fixture
-def silent() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
 
 
 async def test_healthy_world_validates_every_component_and_publishes_a_row_for_each(world: World) -> None:

@@ -8,17 +8,14 @@ and read back; the SHA-256 of what is on disk must equal the SHA-256 of what was
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from recovery.errors import PermanentError
-
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+from recovery.fsutil import atomic_target
+from recovery.fsutil import sha256_file as fsutil_sha256
 
 
 def write_export(dest: Path, document: dict[str, Any]) -> tuple[int, str]:
@@ -33,43 +30,21 @@ def write_export(dest: Path, document: dict[str, Any]) -> tuple[int, str]:
 
 
 def write_private(dest: Path, payload: bytes) -> None:
-    """Atomically replace ``dest`` with ``payload``, mode 0600, creating parents as 0700."""
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    """Atomically replace ``dest`` with ``payload``, mode 0600, creating parents as 0700 (see
+    :func:`recovery.fsutil.atomic_target`); an OS failure becomes a PermanentError naming the file
+    and whether it struck before or after the temporary file existed."""
+    stage = "cannot create temporary file"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    except OSError as exc:
-        raise PermanentError(f"export {dest}: cannot create temporary file: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)  # the umask may have narrowed it; never widened
+        with atomic_target(dest) as (handle, _tmp):
+            stage = "write failed"
             handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise PermanentError(f"export {dest}: write failed: {exc.strerror}") from exc
-    _fsync_dir(dest.parent)
+        raise PermanentError(f"export {dest}: {stage}: {exc.strerror}") from exc
 
 
 def sha256_file(path: Path) -> str:
     """SHA-256 of a file's bytes (what a later restore checks the backup against)."""
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 16), b""):
-                digest.update(chunk)
+        return fsutil_sha256(path)
     except OSError as exc:
         raise PermanentError(f"export {path}: cannot read back: {exc.strerror}") from exc
-    return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

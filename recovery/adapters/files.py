@@ -21,13 +21,11 @@ one has appeared since, because undoing a step means putting the tree back exact
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,44 +33,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from recovery.errors import ConflictError, NotFoundError, PathEscapeError, PermanentError
+from recovery.fsutil import DIR_MODE, FILE_MODE, atomic_write, sha256_file
 from recovery.inventory import confine
 
+# atomic_write and sha256_file (recovery.fsutil) stay importable from here: flows and the sandbox use
+# them under this name.
 MANIFEST = "manifest.json"
-FILE_MODE = 0o600
-DIR_MODE = 0o700
-
-
-def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Write ``data`` to ``path`` so readers see the old bytes or the new ones, never a mix.
-
-    The temporary file is created in the target's directory (``os.replace`` is only atomic within one
-    file system), gets ``mode`` *before* any byte is written (a secret is never world-readable, not
-    even for a moment), is fsynced, and replaces the target; the directory is fsynced too so the rename
-    survives a power cut. Missing parent directories are created with mode 0700.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (a digest of a high-entropy secret does not reveal it)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ManifestEntry(BaseModel):
@@ -371,15 +337,6 @@ def _make_private_dir(path: Path, stop_at: Path | None = None) -> None:
         if stop_at is None or current == stop_at or current.parent == current:
             break
         current = current.parent
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def new_backup_dir(store_dir: Path, label: str) -> Path:

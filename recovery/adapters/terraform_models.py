@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field
 
 from recovery.errors import CommandError, PermanentError, TransientError
+from recovery.fsutil import atomic_write
 from recovery.secrets import REDACTOR
 
 TAIL_CHARS = 1500
@@ -186,17 +186,7 @@ def write_state_backup(raw: str, dest: Path) -> StateBackup:
     )
     data = raw.encode()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(dest, data, mode=0o600)
     digest = hashlib.sha256(data).hexdigest()
     if hashlib.sha256(dest.read_bytes()).hexdigest() != digest:
         raise PermanentError(f"state backup {dest} does not read back as written")

@@ -31,8 +31,9 @@ import hvac.exceptions
 import requests
 from pydantic import BaseModel, SecretStr
 
-from recovery.adapters.vault_snapshot import atomic_private, verify_snapshot
+from recovery.adapters.vault_snapshot import verify_snapshot
 from recovery.errors import ConflictError, NotFoundError, PermanentError, TransientError, UnreachableError
+from recovery.fsutil import atomic_target
 from recovery.secrets import REDACTOR
 
 T = TypeVar("T")
@@ -149,7 +150,7 @@ class VaultAdapter:
         response = self._call("take a raft snapshot", self._client.sys.take_raft_snapshot)
         digest = hashlib.sha256()
         size = 0
-        with atomic_private(dest, "wb") as (handle, tmp):
+        with atomic_target(dest) as (handle, tmp):
             try:
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     handle.write(chunk)
@@ -282,7 +283,7 @@ class VaultAdapter:
         }
         payload = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_private(dest, "wb") as (handle, _tmp):
+        with atomic_target(dest) as (handle, _tmp):
             handle.write(payload)
         return ExportInfo(
             path=dest,

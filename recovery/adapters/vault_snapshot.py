@@ -1,4 +1,4 @@
-"""Raft snapshot files: check that a file really is a snapshot, and write private files atomically.
+"""Raft snapshot files: check that a file really is a snapshot.
 
 Why separate from the adapter: this is file-format knowledge (no client, no server), used both
 after taking a snapshot and *before* a restore, so a file that is not a snapshot never reaches Vault.
@@ -8,14 +8,10 @@ A raft snapshot is a gzip'ed tar of ``meta.json``, ``state.bin`` and ``SHA256SUM
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +61,3 @@ def verify_snapshot(path: Path) -> dict[str, Any]:
         return dict(json.loads(small.get("meta.json", b"")))
     except (ValueError, TypeError) as exc:
         raise PermanentError(f"snapshot {path.name}: meta.json is not JSON") from exc
-
-
-@contextlib.contextmanager
-def atomic_private(dest: Path, mode: str) -> Iterator[tuple[Any, Path]]:
-    """A 0600 temp file beside ``dest`` (handle and path), renamed onto ``dest`` only when the block
-    succeeds -- a reader never sees half a snapshot, and a failed one leaves no file behind."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    os.fchmod(fd, 0o600)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle, Path(tmp)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -7,12 +7,11 @@ a real server. Used only when Debian's ``redis-server`` is not on PATH.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from types import FrameType
 
 from fakeredis import TcpFakeServer
+
+from recovery.sandbox.service_app import serve_until_stopped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,18 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = TcpFakeServer((args.host, args.port), server_type="redis")
     server.daemon_threads = True
-
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        # shutdown() waits for serve_forever to return, so it must run outside the serving thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    print(f"fakeredis listening on {args.host}:{args.port}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    serve_until_stopped(server, f"fakeredis listening on {args.host}:{args.port}")
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from recovery.fsutil import atomic_write
 
 
 @dataclass(frozen=True)
@@ -306,8 +307,4 @@ def read_state(path: Path) -> tuple[int, list[tuple[Kind, dict[str, Any]]]] | No
 
 def write_state(path: Path, revision: int, objects: list[dict[str, Any]]) -> None:
     """Save the cluster: it holds Secrets, so mode 0600 and an atomic replace."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps({"revision": revision, "objects": objects}))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps({"revision": revision, "objects": objects}).encode())

@@ -23,8 +23,17 @@ import kmock
 import yaml
 
 from recovery.errors import UnreachableError
+from recovery.fsutil import atomic_write
 from recovery.sandbox.k8s_emulator import ClusterEmulator
-from recovery.sandbox.procs import ProcessRecord, free_port, python_module, spawn, wait_for_port
+from recovery.sandbox.procs import (
+    ProcessRecord,
+    free_port,
+    http_ok,
+    own_package_env,
+    python_module,
+    spawn,
+    wait_for_port,
+)
 
 NAME = "kubernetes"
 CONTEXT = "candlefish-sandbox"
@@ -37,15 +46,6 @@ def _state_dir(world_dir: Path) -> Path:
     return path
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Atomic write with mode 0600 (the file holds a credential)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def write_kubeconfig(path: Path, address: str, token: str) -> Path:
     """A one-cluster kubeconfig for ``address`` with a bearer token (mode 0600)."""
     config = {
@@ -56,7 +56,7 @@ def write_kubeconfig(path: Path, address: str, token: str) -> Path:
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "candlefish-admin"}}],
         "current-context": CONTEXT,
     }
-    _write_private(path, yaml.safe_dump(config, sort_keys=False))
+    atomic_write(path, yaml.safe_dump(config, sort_keys=False).encode())  # 0600: holds the token
     return path
 
 
@@ -65,22 +65,15 @@ def start(world_dir: Path) -> ProcessRecord:
     state = _state_dir(world_dir)
     token_file = state / "token"
     if not token_file.exists():
-        _write_private(token_file, secrets.token_urlsafe(24))
+        atomic_write(token_file, secrets.token_urlsafe(24).encode())  # 0600: a credential
     port = free_port()
     argv = python_module("recovery.sandbox.k8s_server", "--port", str(port), "--dir", str(world_dir))
-    pid = spawn(NAME, argv, world_dir, env=_import_path())
+    pid = spawn(NAME, argv, world_dir, env=own_package_env())
     wait_for_port("127.0.0.1", port, timeout=30, pid=pid)
     address = f"http://127.0.0.1:{port}"
     _wait_ready(address)
     kubeconfig = write_kubeconfig(world_dir / "kubeconfig", address, token_file.read_text().strip())
     return ProcessRecord(name=NAME, pid=pid, address=address, extra={"kubeconfig": str(kubeconfig)})
-
-
-def _import_path() -> dict[str, str]:
-    """Let the child import ``recovery`` even when the package is not installed (a source checkout)."""
-    root = str(Path(__file__).resolve().parents[2])
-    current = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": f"{root}{os.pathsep}{current}" if current else root}
 
 
 def _wait_ready(address: str, timeout: float = 15.0) -> None:
@@ -93,10 +86,7 @@ def _wait_ready(address: str, timeout: float = 15.0) -> None:
 
 
 def _ready(address: str) -> bool:
-    try:
-        return httpx.get(f"{address}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return http_ok(f"{address}/readyz", timeout=2)
 
 
 def healthy(record: ProcessRecord) -> bool:

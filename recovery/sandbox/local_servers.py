@@ -16,19 +16,26 @@ what is dispatched on.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import sys
 import time
 from pathlib import Path
 
-import httpx
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from recovery.errors import UnreachableError
-from recovery.sandbox.procs import ProcessRecord, free_port, python_module, spawn, stop, wait_for_port
+from recovery.sandbox.procs import (
+    ProcessRecord,
+    free_port,
+    http_ok,
+    own_package_env,
+    python_module,
+    spawn,
+    stop,
+    wait_for_port,
+)
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 30.0
@@ -50,7 +57,7 @@ def start_redis(world_dir: Path, name: str = "redis") -> ProcessRecord:
     else:
         argv = python_module("recovery.sandbox.fake_redis", "--host", HOST, "--port", str(port))
         kind_impl = "fakeredis"
-    pid = spawn(name, argv, world_dir, cwd=data, env=_own_package_env())
+    pid = spawn(name, argv, world_dir, cwd=data, env=own_package_env())
     record = ProcessRecord(
         name=name, pid=pid, address=f"redis://{HOST}:{port}/0",
         extra={"kind": "redis", "implementation": kind_impl, "host": HOST, "port": str(port),
@@ -132,7 +139,7 @@ def start_service(
     if env_file is not None:
         args += ["--env-file", str(env_file)]
     argv = python_module("recovery.sandbox.service_app", *args)
-    pid = spawn(f"service-{name}", argv, world_dir, env=_own_package_env())
+    pid = spawn(f"service-{name}", argv, world_dir, env=own_package_env())
     address = f"http://{HOST}:{port}"
     record = ProcessRecord(
         name=name, pid=pid, address=address,
@@ -143,22 +150,7 @@ def start_service(
     return record
 
 
-def _http_ok(url: str, timeout: float = 1.0) -> bool:
-    try:
-        return httpx.get(url, timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 # -- common -------------------------------------------------------------------------------------
-def _own_package_env() -> dict[str, str]:
-    """PYTHONPATH that lets ``python -m recovery.sandbox.X`` import this package from any cwd, also
-    when it runs from a source checkout that is not pip-installed."""
-    source_root = str(Path(__file__).resolve().parents[2])
-    current = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": os.pathsep.join(p for p in (source_root, current) if p)}
-
-
 def healthy(record: ProcessRecord) -> bool:
     """Does the server behind ``record`` answer like a healthy one right now?"""
     kind = record.extra.get("kind")
@@ -167,7 +159,7 @@ def healthy(record: ProcessRecord) -> bool:
     if kind == "mongodb":
         return _mongo_ping(record.address)
     if kind == "service":
-        return _http_ok(record.extra["health_url"])
+        return http_ok(record.extra["health_url"], timeout=1.0)
     return False
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from recovery.sandbox.procs import ProcessRecord, free_port, python_module, spawn, wait_for_port
+from recovery.sandbox.procs import ProcessRecord, free_port, http_ok, python_module, spawn, wait_for_port
 
 NAME = "aws"
 REGION = "us-east-1"
@@ -26,10 +26,7 @@ def _env() -> dict[str, str]:
 
 
 def healthy(record: ProcessRecord) -> bool:
-    try:
-        return httpx.get(f"{record.address}/moto-api/", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return http_ok(f"{record.address}/moto-api/", timeout=2)
 
 
 def reset(address: str) -> None:

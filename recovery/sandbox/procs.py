@@ -21,7 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
+
 from recovery.errors import PermanentError, UnreachableError
+from recovery.fsutil import atomic_write
 
 STATE_FILE = "state.json"
 
@@ -49,6 +52,22 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Does ``url`` answer 200 right now? A readiness probe: any HTTP or connection error is a no."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def own_package_env() -> dict[str, str]:
+    """PYTHONPATH that lets ``python -m recovery.sandbox.X`` import this package from any cwd, also
+    when it runs from a source checkout that is not pip-installed."""
+    source_root = str(Path(__file__).resolve().parents[2])
+    current = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": os.pathsep.join(p for p in (source_root, current) if p)}
 
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0, pid: int | None = None) -> None:
@@ -143,6 +162,5 @@ def load_state(world_dir: Path) -> dict[str, ProcessRecord]:
 
 def save_state(world_dir: Path, records: Mapping[str, ProcessRecord]) -> None:
     path = world_dir / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({n: asdict(r) for n, r in records.items()}, indent=2))
-    os.replace(tmp, path)
+    # Pids and addresses, no secrets: readable like any file the umask would have made.
+    atomic_write(path, json.dumps({n: asdict(r) for n, r in records.items()}, indent=2).encode(), mode=0o644)

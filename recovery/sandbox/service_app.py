@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import signal
+import socketserver
 import sys
 import threading
 import time
@@ -84,19 +85,26 @@ def main(argv: list[str] | None = None) -> int:
     state = ServiceState(args.name, args.health_path, args.env_file, args.fail_file)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(state))
     server.daemon_threads = True
+    serve_until_stopped(server, f"{args.name} listening on {args.host}:{args.port}{args.health_path}")
+    return 0
+
+
+def serve_until_stopped(server: socketserver.BaseServer, banner: str) -> None:
+    """Serve until SIGTERM (what :func:`recovery.sandbox.procs.stop` sends) or SIGINT, then close the
+    socket. The stand-in servers of the world (this one, fake_redis) all stop this way."""
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever to return, so it must run outside the serving thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    sys.stderr.write(f"{args.name} listening on {args.host}:{args.port}{args.health_path}\n")
+    sys.stderr.write(banner + "\n")
     sys.stderr.flush()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import requests
 from pydantic import SecretStr
 
 from recovery.errors import ConfigError, ConflictError, UnreachableError
+from recovery.fsutil import atomic_write
 from recovery.sandbox.procs import ProcessRecord, free_port, spawn, wait_for_port
 
 NAME = "vault"
@@ -109,21 +108,6 @@ def _client(address: str, token: SecretStr | None = None) -> hvac.Client:
     return hvac.Client(url=address, token=token.get_secret_value() if token else None, timeout=5)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (it holds keys or tokens)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _saved_init(world_dir: Path) -> dict[str, Any]:
     path = vault_dir(world_dir) / INIT_FILE
     try:
@@ -143,8 +127,8 @@ def initialise(record_or_address: ProcessRecord | str, world_dir: Path, timeout:
     if not _retry(client.sys.is_initialized, timeout):
         result = client.sys.initialize(secret_shares=1, secret_threshold=1)
         saved = {key: result[key] for key in ("keys", "keys_base64", "root_token")}
-        _write_private(vault_dir(world_dir) / INIT_FILE, json.dumps(saved, indent=2))
-        _write_private(token_path(world_dir), saved["root_token"] + "\n")
+        atomic_write(vault_dir(world_dir) / INIT_FILE, json.dumps(saved, indent=2).encode())  # 0600: keys
+        atomic_write(token_path(world_dir), (saved["root_token"] + "\n").encode())  # 0600: a token
     unseal(address, world_dir)
     wait_active(address, timeout)
 
