@@ -18,6 +18,7 @@ import pytest
 from recovery.adapters.aws import AwsAdapter
 from recovery.adapters.files import EnvFiles
 from recovery.adapters.vault import VaultAdapter
+from recovery.sandbox import world as sandbox
 from recovery.secrets import install_redaction
 from tests.fixtures.world import World
 
@@ -29,6 +30,7 @@ def _leaks(text: str, canaries: list[str]) -> list[str]:
 def test_world_canaries_never_reach_logs_cli_output_or_reports(
     world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    sandbox.reset(world.dir)  # earlier tests may have rolled the world back (no secrets left)
     canaries = world.canaries
     assert len(canaries) >= 10  # the world really planted values to look for
     inv = world.inventory
