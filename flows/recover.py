@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 
 from flows.checkpoint_files import ALPHA, BRAVO
 from flows.checkpoint_infra import CHARLIE, DELTA
@@ -92,7 +92,7 @@ def recover(
                     approval_timeout_s=approval_timeout_s, validate_after=True)
 
 
-def _checkpoint_flow(name: str) -> object:
+def _checkpoint_flow(name: str) -> Flow[..., RecoveryResult]:
     checkpoint = CHECKPOINTS[name]
 
     @flow(name=f"checkpoint-{name}", persist_result=True, log_prints=True,
