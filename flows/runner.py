@@ -49,7 +49,9 @@ class Journal:
 
     @contextmanager
     def step(self, name: str, target: str) -> Iterator[list[str]]:
-        """Time one action. The body may append a detail string; an exception records ``failed``."""
+        """Time one action. The body may append detail strings to the yielded list; appending
+        ``"already"`` first records the outcome ``already`` (the world was already as wanted) instead
+        of ``done``. An exception records ``failed`` with its (redacted) text and propagates."""
         started, began = datetime.now(UTC), time.monotonic()
         notes: list[str] = []
         try:
